@@ -111,6 +111,8 @@ note_queue_max(struct shard *s, size_t qbytes)
     }
 }
 
+static void queue_push(struct conn *c, struct pub *p);
+
 void
 conn_enqueue(struct conn *c, struct pub *p)
 {
@@ -126,6 +128,15 @@ conn_enqueue(struct conn *c, struct pub *p)
         conn_close(c, 4001, "slow consumer, reconnect and recover", false);
         return;
     }
+    queue_push(c, p);
+}
+
+/* Appends p to c's queue (new reference) with no limit check. */
+static void
+queue_push(struct conn *c, struct pub *p)
+{
+    struct shard *s = c->shard;
+
     if (c->qcount == c->qcap) {
         uint32_t ncap = c->qcap ? c->qcap * 2 : 8;
         struct pub **nq = xmalloc(ncap * sizeof(*nq));
@@ -151,15 +162,21 @@ conn_enqueue(struct conn *c, struct pub *p)
 void
 conn_close(struct conn *c, unsigned code, const char *reason, bool keep)
 {
+    struct pub *p;
+
     if (c->close_code) {
         return;
     }
-    c->close_code = code;
-    snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+    conn_log(c, LOG_DEBUG, "closing code=%u reason=\"%s\"", code, reason);
     if (!keep) {
         queue_drop(c, true);
     }
-    lws_callback_on_writable(c->wsi);
+    /* The close frame goes out RAW after what is queued, like any frame; the
+     * peer's answering close then ends the connection (WS_PEER_INITIATED_CLOSE). */
+    c->close_code = code;
+    p = pub_close(code, reason);
+    queue_push(c, p);
+    pub_unref(p);
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, CLOSE_GRACE_SECS);
 }
 
@@ -177,11 +194,6 @@ conn_writeable(struct conn *c)
     int rc;
 
     if (c->qcount == 0) {
-        if (c->close_code) {
-            lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-                             (unsigned char *)c->close_reason, strlen(c->close_reason));
-            return -1;
-        }
         return 0;
     }
     while (c->qcount > 0 && n < s->wbuf_size) {
@@ -210,8 +222,7 @@ conn_writeable(struct conn *c)
         conn_log(c, LOG_DEBUG, "write failed");
         return -1;
     }
-    /* Ask again while frames remain, or to send the close frame on its own. */
-    if (c->qcount > 0 || c->close_code) {
+    if (c->qcount > 0) {
         lws_callback_on_writable(c->wsi);
     }
     return 0;
@@ -642,16 +653,32 @@ on_receive(struct conn *c, const char *in, size_t len)
 void
 conn_sweep(struct shard *s, uint64_t now)
 {
-    uint64_t idle = s->node->cfg->idle_timeout_ms;
+    const struct config *cfg = s->node->cfg;
+    /* FIN + ping with a 1-byte payload: lws 4.1 reports no pong with an empty one. */
+    static const unsigned char ping[3] = {0x89, 0x01, 0x6f};
+    struct pub *p = NULL;
     struct conn *c, *tmp;
 
     HASH_ITER(hh, s->conns, c, tmp)
     {
-        if (!c->http && !c->close_code && now - c->last_rx_ms > idle) {
+        uint64_t quiet = now - c->last_rx_ms;
+
+        if (c->http || c->close_code) {
+            continue;
+        }
+        if (quiet > cfg->idle_timeout_ms) {
             conn_log(c, LOG_INFO, "idle timeout");
             conn_close(c, 4002, "idle or ping timeout", false);
+        } else if (quiet > cfg->ping_interval_ms && c->last_ping_ms < c->last_rx_ms) {
+            /* Any frame from the peer, a pong included, counts as life. */
+            if (p == NULL) {
+                p = pub_raw(ping, sizeof(ping));
+            }
+            conn_enqueue(c, p);
+            c->last_ping_ms = now;
         }
     }
+    pub_unref(p);
 }
 
 void
@@ -666,7 +693,8 @@ conn_drain_all(struct shard *s)
             continue;
         }
         /* Jittered, so a node's clients do not all come back at once. */
-        snprintf(reason, sizeof(reason), "retry_after_ms=%u", 1000 + (unsigned)(rand() % 4000));
+        snprintf(reason, sizeof(reason), "retry_after_ms=%u",
+                 1000 + (unsigned)((c->id * 2654435761u + now_ms()) % 4000));
         conn_close(c, 4003, reason, true);
     }
 }
@@ -693,6 +721,9 @@ ws_callback(struct shard *s, struct lws *wsi, enum lws_callback_reasons reason, 
             c->last_rx_ms = now_ms();
         }
         return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* Our close frame already went out: do not send a second one. */
+        return c && c->close_code ? -1 : 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return c ? conn_writeable(c) : -1;
     case LWS_CALLBACK_CLOSED:

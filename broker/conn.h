@@ -51,6 +51,7 @@ struct conn {
     double tokens;    /* publish token bucket */
     uint64_t tokens_ms;
     uint64_t last_rx_ms;
+    uint64_t last_ping_ms;
     unsigned close_code; /* nonzero: close with it once the queue is written */
     char close_reason[64];
 
@@ -90,7 +91,7 @@ void conn_on_publish_ack(struct shard *s, struct msg *m);
 void conn_on_sub_ack(struct shard *s, struct msg *m);
 void conn_on_frame(struct shard *s, struct msg *m);
 
-/* Called once a second: closes idle connections (4002). */
+/* Called every tick (250 ms): pings quiet connections, closes idle ones (4002). */
 void conn_sweep(struct shard *s, uint64_t now);
 
 /* Drain: closes every connection with 4003. */

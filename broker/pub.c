@@ -46,14 +46,21 @@ pub_push_from_json(const struct strbuf *sb, uint64_t offset, size_t data_len)
 }
 
 struct pub *
+pub_raw(const void *bytes, size_t len)
+{
+    struct pub *p = pub_alloc(len);
+
+    memcpy(p->frame, bytes, len);
+    return p;
+}
+
+struct pub *
 pub_close(unsigned code, const char *reason)
 {
     unsigned char buf[160];
     size_t n = wsframe_close(buf, code, reason);
-    struct pub *p = pub_alloc(n);
 
-    memcpy(p->frame, buf, n);
-    return p;
+    return pub_raw(buf, n);
 }
 
 void

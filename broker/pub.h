@@ -32,6 +32,9 @@ struct pub *pub_from_json(const struct strbuf *sb);
  */
 struct pub *pub_push_from_json(const struct strbuf *sb, uint64_t offset, size_t data_len);
 
+/* Copies len bytes that already form complete frames. One reference. */
+struct pub *pub_raw(const void *bytes, size_t len);
+
 /* Frames a close frame with code and reason. One reference. */
 struct pub *pub_close(unsigned code, const char *reason);
 

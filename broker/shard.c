@@ -268,8 +268,12 @@ on_tick(uv_timer_t *t)
         }
         return;
     }
+    /* A pass over the connections costs ~1 ns each: 250 ms keeps pings on time. */
     conn_sweep(s, now);
-    home_expire(s, now, s->node->cfg->idle_expiry_ms);
+    if (now - s->last_sweep_ms >= 1000) {
+        s->last_sweep_ms = now;
+        home_expire(s, now, s->node->cfg->idle_expiry_ms);
+    }
 }
 
 static void
@@ -295,12 +299,13 @@ create_context(struct shard *s)
 {
     const struct config *cfg = s->node->cfg;
     struct lws_context_creation_info info;
-    static lws_retry_bo_t retry; /* written before any shard starts, identical for all */
+    static lws_retry_bo_t retry; /* never written: all zero */
     void *loops[1] = {&s->loop};
 
-    retry.secs_since_valid_ping = (uint16_t)(cfg->ping_interval_ms / 1000);
-    /* Our sweep closes idle connections with 4002 first; this is lws's backstop. */
-    retry.secs_since_valid_hangup = (uint16_t)(cfg->idle_timeout_ms / 1000 + 10);
+    /* lws's own pings are off (0): conn_sweep() pings and closes with 4002 itself,
+     * because lws 4.1 reports no pong to an empty ping. */
+    retry.secs_since_valid_ping = 0;
+    retry.secs_since_valid_hangup = 0;
 
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;

@@ -100,6 +100,7 @@ struct shard {
     unsigned char *wbuf;   /* LWS_PRE + wbuf_size: coalescing buffer for writes */
     size_t wbuf_size;
 
+    uint64_t last_sweep_ms;
     bool stopping;
     uint64_t stop_deadline_ms;
     struct shard_metrics m;

@@ -118,9 +118,8 @@ decode_u_escape(const char *s, size_t n, size_t i, unsigned char out[4], size_t 
     if (lo < 0xDC00 || lo > 0xDFFF) {
         return 0;
     }
-    *out_n = utf8_encode(0x10000 + (((unsigned long)hi - 0xD800) << 10) +
-                             ((unsigned long)lo - 0xDC00),
-                         out);
+    *out_n = utf8_encode(
+        0x10000 + (((unsigned long)hi - 0xD800) << 10) + ((unsigned long)lo - 0xDC00), out);
     return 12;
 }
 

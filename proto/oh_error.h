@@ -7,16 +7,16 @@
 
 enum oh_error {
     OH_OK = 0,
-    OH_EBADREQ = -1,      /* not JSON, unknown command, missing/mistyped field, too deep */
-    OH_EINVCHAN = -2,     /* channel name empty, too long or with a forbidden byte */
-    OH_ELIMIT = -3,       /* a per-connection limit (subscriptions, pending requests) */
-    OH_ERATE = -4,        /* publish rate above the connection's token bucket */
-    OH_EUNAVAIL = -5,     /* storage absent, backlog full, home unreachable, draining */
-    OH_EFORBIDDEN = -6,   /* missing or wrong credentials */
-    OH_EINTERNAL = -7,    /* a bug or an unexpected system failure */
-    OH_ETOOBIG = -8,      /* message larger than max_message_size */
-    OH_ESYS = -9,         /* a system call failed; errno says why */
-    OH_ECONFIG = -10,     /* invalid configuration */
+    OH_EBADREQ = -1,    /* not JSON, unknown command, missing/mistyped field, too deep */
+    OH_EINVCHAN = -2,   /* channel name empty, too long or with a forbidden byte */
+    OH_ELIMIT = -3,     /* a per-connection limit (subscriptions, pending requests) */
+    OH_ERATE = -4,      /* publish rate above the connection's token bucket */
+    OH_EUNAVAIL = -5,   /* storage absent, backlog full, home unreachable, draining */
+    OH_EFORBIDDEN = -6, /* missing or wrong credentials */
+    OH_EINTERNAL = -7,  /* a bug or an unexpected system failure */
+    OH_ETOOBIG = -8,    /* message larger than max_message_size */
+    OH_ESYS = -9,       /* a system call failed; errno says why */
+    OH_ECONFIG = -10,   /* invalid configuration */
 };
 
 /* Human-readable text for an oh_error; never NULL. */

@@ -54,9 +54,9 @@ static const struct spec command_specs[] = {
     {"ping", PROTO_PING, 0, 0},
 };
 
-static const struct spec http_publish_spec = {
-    "body", PROTO_PUBLISH, BIT(F_CHANNEL) | BIT(F_DATA) | BIT(F_DURABLE),
-    BIT(F_CHANNEL) | BIT(F_DATA)};
+static const struct spec http_publish_spec = {"body", PROTO_PUBLISH,
+                                              BIT(F_CHANNEL) | BIT(F_DATA) | BIT(F_DURABLE),
+                                              BIT(F_CHANNEL) | BIT(F_DATA)};
 
 static const struct spec since_spec = {"since", 0, BIT(F_EPOCH) | BIT(F_OFFSET),
                                        BIT(F_EPOCH) | BIT(F_OFFSET)};
@@ -235,8 +235,7 @@ check_members(const cJSON *obj, const struct spec *spec, struct proto_cmd *cmd, 
             return fail(cmd, OH_EBADREQ, "%s: unknown field", spec->name);
         }
         if (seen & BIT(f)) {
-            return fail(cmd, OH_EBADREQ, "%s: duplicate field \"%s\"", spec->name,
-                        field_names[f]);
+            return fail(cmd, OH_EBADREQ, "%s: duplicate field \"%s\"", spec->name, field_names[f]);
         }
         seen |= BIT(f);
     }

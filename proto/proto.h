@@ -13,10 +13,10 @@
 #include "oh_error.h"
 #include "strbuf.h"
 
-#define PROTO_CHANNEL_MAX 200    /* hard upper bound of max_channel_length */
-#define PROTO_EPOCH_MAX 32       /* longest epoch string accepted */
+#define PROTO_CHANNEL_MAX     200 /* hard upper bound of max_channel_length */
+#define PROTO_EPOCH_MAX       32  /* longest epoch string accepted */
 #define PROTO_HISTORY_DEFAULT 100
-#define PROTO_HISTORY_MAX 1000
+#define PROTO_HISTORY_MAX     1000
 
 struct proto_limits {
     size_t max_message_size; /* bytes of one client message (default 64 KiB) */
@@ -37,22 +37,22 @@ enum proto_cmd_type {
 
 /* A position in a channel: publications after (epoch, offset). */
 struct proto_pos {
-    bool set;                         /* false when the command had no "since" */
-    char epoch[PROTO_EPOCH_MAX + 1];  /* NUL-terminated, [A-Za-z0-9_-]+ */
+    bool set;                        /* false when the command had no "since" */
+    char epoch[PROTO_EPOCH_MAX + 1]; /* NUL-terminated, [A-Za-z0-9_-]+ */
     uint64_t offset;
 };
 
 struct proto_cmd {
     enum proto_cmd_type type;
-    uint64_t id;                          /* 0 when absent or invalid */
-    char channel[PROTO_CHANNEL_MAX + 1];  /* NUL-terminated */
+    uint64_t id;                         /* 0 when absent or invalid */
+    char channel[PROTO_CHANNEL_MAX + 1]; /* NUL-terminated */
     size_t channel_len;
-    struct proto_pos since;               /* subscribe, history */
-    const char *data;                     /* publish: points INTO the parsed buffer */
-    size_t data_len;                      /* byte range of "data", exactly as sent */
-    bool durable;                         /* publish */
-    unsigned limit;                       /* history: 1..PROTO_HISTORY_MAX, default 100 */
-    char errmsg[160];                     /* on failure: why, for the error reply */
+    struct proto_pos since; /* subscribe, history */
+    const char *data;       /* publish: points INTO the parsed buffer */
+    size_t data_len;        /* byte range of "data", exactly as sent */
+    bool durable;           /* publish */
+    unsigned limit;         /* history: 1..PROTO_HISTORY_MAX, default 100 */
+    char errmsg[160];       /* on failure: why, for the error reply */
 };
 
 /*
@@ -105,8 +105,7 @@ void proto_encode_error(struct strbuf *sb, uint64_t id, int err, const char *mes
  *   {"epoch":E,"offset":O,"data":D}                            (item, comma added when !first)
  *   ],"more":true|false}}                                      (end)
  */
-void proto_encode_history_begin(struct strbuf *sb, uint64_t id, const char *epoch,
-                                uint64_t offset);
+void proto_encode_history_begin(struct strbuf *sb, uint64_t id, const char *epoch, uint64_t offset);
 void proto_encode_history_item(struct strbuf *sb, bool first, const char *epoch, uint64_t offset,
                                const char *data, size_t data_len);
 void proto_encode_history_end(struct strbuf *sb, bool more);

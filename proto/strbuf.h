@@ -14,9 +14,9 @@ struct strbuf {
     size_t cap; /* bytes allocated */
 };
 
-void sb_reset(struct strbuf *sb);                          /* len = 0, keeps memory */
-void sb_free(struct strbuf *sb);                           /* frees, leaves sb empty */
-void sb_reserve(struct strbuf *sb, size_t extra);          /* room for extra more bytes */
+void sb_reset(struct strbuf *sb);                           /* len = 0, keeps memory */
+void sb_free(struct strbuf *sb);                            /* frees, leaves sb empty */
+void sb_reserve(struct strbuf *sb, size_t extra);           /* room for extra more bytes */
 void sb_append(struct strbuf *sb, const void *p, size_t n); /* raw bytes */
 void sb_appends(struct strbuf *sb, const char *s);          /* NUL-terminated string */
 void sb_append_u64(struct strbuf *sb, uint64_t v);          /* decimal */

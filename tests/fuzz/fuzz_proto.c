@@ -158,7 +158,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* An exact-size copy, so reading one byte past the end is caught by ASan. */
     char *buf = malloc(size ? size : 1);
-    struct proto_limits lim, tight = {.max_message_size = 512, .max_channel_len = 8, .max_depth = 3};
+    struct proto_limits lim,
+        tight = {.max_message_size = 512, .max_channel_len = 8, .max_depth = 3};
     int d;
 
     if (buf == NULL) {

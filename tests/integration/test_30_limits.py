@@ -34,7 +34,7 @@ def test_fragmented_200k_publish_delivered_whole(daemons):
         pub = await Client.open(d.port)
         data = big_text(200 * KIB)
         msg = '{"id":1,"publish":{"channel":"%s","data":%s}}' % (ch, data)
-        step = 17 * KIB + 3
+        step = 7 * KIB + 3  # characters, up to 4 bytes each
         fragments = [msg[i:i + step] for i in range(0, len(msg), step)]
         assert len(fragments) >= 10
         await pub.ws.send(fragments)  # one message, one frame per fragment
@@ -203,11 +203,14 @@ def test_max_connections_refuses_upgrade_with_503(daemons):
                 return status
 
         assert await asyncio.to_thread(sixth) == 503
+        assert await asyncio.to_thread(sixth) == 503  # and again: no slot leaked or freed
+        # A real client library is refused as well (websockets 10.4 cannot
+        # parse every status line, so any refused handshake counts here).
         try:
             await ws_connect(d.port)
             raise AssertionError("6th WebSocket upgrade accepted")
-        except websockets.InvalidStatusCode as e:
-            assert e.status_code == 503
+        except websockets.InvalidHandshake:
+            pass
         for c in clients:
             await c.ping()
         # A slot frees up when a client leaves.

@@ -182,9 +182,18 @@ static void
 test_span_truncated(void **state)
 {
     static const char *const bad[] = {
-        "{",           "{\"a\"",       "{\"a\":",        "{\"a\" 1}",   "{\"a\":1",
-        "{\"a\":\"x",  "{\"a\":[1,2",  "{\"a\":{\"b\":", "{\"b\":1 \"a\":2}", "{\"a",
-        "{\"b\":1,",   "{\"b\":[}],\"a\":1", "{\"a\":}",
+        "{",
+        "{\"a\"",
+        "{\"a\":",
+        "{\"a\" 1}",
+        "{\"a\":\"x",
+        "{\"a\":[1,2",
+        "{\"a\":{\"b\":",
+        "{\"b\":1 \"a\":2}",
+        "{\"a",
+        "{\"b\":1,",
+        "{\"b\":[}],\"a\":1",
+        "{\"a\":}",
     };
     size_t i;
 
@@ -194,18 +203,21 @@ test_span_truncated(void **state)
     }
     /* The value is found as soon as it is complete, even if the rest is broken. */
     assert_string_equal(span("{\"a\":1,", "a"), "1");
+    assert_string_equal(span("{\"a\":[1]", "a"), "[1]");
+    assert_string_equal(span("{\"a\":12", "a"), "12");
 }
 
 static void
 test_span_every_prefix(void **state)
 {
     const char *s = "{\"id\":12,\"publish\":{\"channel\":\"c\",\"data\":{\"x\":[1,\"}\"]}}}";
-    size_t len = strlen(s), i;
+    const char *want = "{\"channel\":\"c\",\"data\":{\"x\":[1,\"}\"]}}";
+    size_t len = strlen(s), i, found = 0;
     const char *v;
     size_t n;
 
     (void)state;
-    /* Every prefix is either refused or yields a span inside the prefix. */
+    /* A prefix yields the span only once it holds the whole value; never past its end. */
     for (i = 0; i <= len; i++) {
         char *p = malloc(i ? i : 1);
 
@@ -213,10 +225,13 @@ test_span_every_prefix(void **state)
         memcpy(p, s, i);
         if (json_member_span(p, i, "publish", &v, &n) == 0) {
             assert_true(v >= p && v + n <= p + i);
-            assert_true(i == len);
+            assert_int_equal(n, strlen(want));
+            assert_memory_equal(v, want, n);
+            found++;
         }
         free(p);
     }
+    assert_int_equal(found, 2);
 }
 
 static void
@@ -244,11 +259,38 @@ static void
 test_lex_invalid(void **state)
 {
     static const char *const bad[] = {
-        "+1",      "01",        "-01",      ".5",       "1.",         "1.e5",   "1e",
-        "1e+",     "-",         "1.2.3",    "1e5e5",    "1-2",        "0x10",   "Infinity",
-        "NaN",     "nul",       "truee",    "True",     "\"\\x\"",    "\"\\u12\"", "\"\\uZZZZ\"",
-        "\"a",     "\"\\",      "'a'",      "{\"a\":1}\x01", "\xef\xbb\xbf{}", "[1]\v",
-        "[1]\f",   "\"\t\"",    "\"\n\"",   "#",        "/*x*/",
+        "+1",
+        "01",
+        "-01",
+        ".5",
+        "1.",
+        "1.e5",
+        "1e",
+        "1e+",
+        "-",
+        "1.2.3",
+        "1e5e5",
+        "1-2",
+        "0x10",
+        "Infinity",
+        "NaN",
+        "nul",
+        "truee",
+        "True",
+        "\"\\x\"",
+        "\"\\u12\"",
+        "\"\\uZZZZ\"",
+        "\"a",
+        "\"\\",
+        "'a'",
+        "{\"a\":1}\x01",
+        "\xef\xbb\xbf{}",
+        "[1]\v",
+        "[1]\f",
+        "\"\t\"",
+        "\"\n\"",
+        "#",
+        "/*x*/",
     };
     size_t i;
 
@@ -312,22 +354,14 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_depth_basic),
-        cmocka_unit_test(test_depth_strings_skipped),
-        cmocka_unit_test(test_depth_unbalanced),
-        cmocka_unit_test(test_depth_stops_early),
-        cmocka_unit_test(test_span_simple),
-        cmocka_unit_test(test_span_whitespace),
-        cmocka_unit_test(test_span_top_level_only),
-        cmocka_unit_test(test_span_tricky_strings),
-        cmocka_unit_test(test_span_escaped_keys),
-        cmocka_unit_test(test_span_first_duplicate),
-        cmocka_unit_test(test_span_not_object),
-        cmocka_unit_test(test_span_truncated),
-        cmocka_unit_test(test_span_every_prefix),
-        cmocka_unit_test(test_lex_valid),
-        cmocka_unit_test(test_lex_invalid),
-        cmocka_unit_test(test_string_decode),
+        cmocka_unit_test(test_depth_basic),          cmocka_unit_test(test_depth_strings_skipped),
+        cmocka_unit_test(test_depth_unbalanced),     cmocka_unit_test(test_depth_stops_early),
+        cmocka_unit_test(test_span_simple),          cmocka_unit_test(test_span_whitespace),
+        cmocka_unit_test(test_span_top_level_only),  cmocka_unit_test(test_span_tricky_strings),
+        cmocka_unit_test(test_span_escaped_keys),    cmocka_unit_test(test_span_first_duplicate),
+        cmocka_unit_test(test_span_not_object),      cmocka_unit_test(test_span_truncated),
+        cmocka_unit_test(test_span_every_prefix),    cmocka_unit_test(test_lex_valid),
+        cmocka_unit_test(test_lex_invalid),          cmocka_unit_test(test_string_decode),
         cmocka_unit_test(test_string_decode_errors),
     };
 

@@ -159,9 +159,12 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_and_reset), cmocka_unit_test(test_reserve),
-        cmocka_unit_test(test_u64),              cmocka_unit_test(test_json_string),
-        cmocka_unit_test(test_error_codes),      cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_append_and_reset),
+        cmocka_unit_test(test_reserve),
+        cmocka_unit_test(test_u64),
+        cmocka_unit_test(test_json_string),
+        cmocka_unit_test(test_error_codes),
+        cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_xalloc),
     };
 

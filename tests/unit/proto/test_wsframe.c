@@ -81,7 +81,8 @@ test_masked(void **state)
     static const unsigned char mask[4] = {0x37, 0xfa, 0x21, 0x3d};
     static const unsigned char small[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d};
     static const unsigned char mid[] = {0x81, 0xFE, 0x01, 0x00, 0x37, 0xfa, 0x21, 0x3d};
-    static const unsigned char large[] = {0x82, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0, 0x37, 0xfa, 0x21, 0x3d};
+    static const unsigned char large[] = {0x82, 0xFF, 0, 0,    0,    0,    0,
+                                          1,    0,    0, 0x37, 0xfa, 0x21, 0x3d};
 
     (void)state;
     assert_int_equal(wsframe_header(h, WS_OP_TEXT, 1, 5, mask), 6);
@@ -97,8 +98,9 @@ test_close(void **state)
 {
     unsigned char out[129];
     static const unsigned char bare[] = {0x88, 0x02, 0x03, 0xE8};
-    static const unsigned char drain[] = {0x88, 0x15, 0x0F, 0xA3, 'r', 'e', 't', 'r', 'y', '_', 'a',
-                                          'f',  't',  'e',  'r',  '_', 'm', 's', '=', '2', '5', '0', '0'};
+    static const unsigned char drain[] = {0x88, 0x15, 0x0F, 0xA3, 'r', 'e', 't', 'r',
+                                          'y',  '_',  'a',  'f',  't', 'e', 'r', '_',
+                                          'm',  's',  '=',  '2',  '5', '0', '0'};
 
     (void)state;
     assert_int_equal(wsframe_close(out, 1000, NULL), 4);
@@ -141,9 +143,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_len_7bit),       cmocka_unit_test(test_len_16bit),
-        cmocka_unit_test(test_len_64bit),      cmocka_unit_test(test_fin_and_opcodes),
-        cmocka_unit_test(test_masked),         cmocka_unit_test(test_close),
+        cmocka_unit_test(test_len_7bit),         cmocka_unit_test(test_len_16bit),
+        cmocka_unit_test(test_len_64bit),        cmocka_unit_test(test_fin_and_opcodes),
+        cmocka_unit_test(test_masked),           cmocka_unit_test(test_close),
         cmocka_unit_test(test_close_reason_cut),
     };
 
