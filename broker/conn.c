@@ -669,7 +669,7 @@ conn_sweep(struct shard *s, uint64_t now)
         if (quiet > cfg->idle_timeout_ms) {
             conn_log(c, LOG_INFO, "idle timeout");
             conn_close(c, 4002, "idle or ping timeout", false);
-        } else if (quiet > cfg->ping_interval_ms && c->last_ping_ms < c->last_rx_ms) {
+        } else if (quiet > cfg->ping_interval_ms && c->last_ping_ms <= c->last_rx_ms) {
             /* Any frame from the peer, a pong included, counts as life. */
             if (p == NULL) {
                 p = pub_raw(ping, sizeof(ping));

@@ -217,6 +217,13 @@ http_body_done(struct shard *s, struct lws *wsi, struct psd *psd)
     if (c == NULL) {
         return -1;
     }
+    /* WebSocket text must be UTF-8 (lws checks client frames): an HTTP body
+     * must be too, or one publisher could make every subscriber close. */
+    if (!utf8_valid(c->rx ? c->rx : "", c->rxlen)) {
+        atomic_fetch_add_explicit(&s->m.protocol_errors, 1, memory_order_relaxed);
+        http_publish_answer(c, OH_EBADREQ, "body is not valid UTF-8", NULL, 0);
+        return 0;
+    }
     rc = proto_parse_http_publish(c->rx ? c->rx : "", c->rxlen, &s->node->lim, &cmd);
     if (rc < 0) {
         atomic_fetch_add_explicit(&s->m.protocol_errors, 1, memory_order_relaxed);

@@ -74,6 +74,10 @@ int proto_parse_command(const char *buf, size_t len, const struct proto_limits *
 int proto_parse_http_publish(const char *buf, size_t len, const struct proto_limits *lim,
                              struct proto_cmd *cmd);
 
+/* true when buf[0..len) is valid UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF). proto/utf8.c. */
+bool utf8_valid(const char *buf, size_t len);
+
 /* 0 when s[0..len) is a valid channel name under lim, else OH_EINVCHAN. */
 int proto_channel_check(const char *s, size_t len, const struct proto_limits *lim);
 
