@@ -40,6 +40,7 @@ import urllib.request
 import websockets
 
 CHANNEL = "bench:fanout"
+SLOTS_PER_S = 10  # delivery timeline resolution
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -99,14 +100,23 @@ def proc_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+STAT_COLS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
 def machine_cpu():
-    """(busy, total) jiffies over all CPUs from /proc/stat."""
+    """{column: jiffies} summed over all CPUs, from the first line of /proc/stat."""
     with open("/proc/stat") as f:
         parts = f.readline().split()[1:]
-    vals = [int(x) for x in parts[:8]]
-    idle = vals[3] + vals[4]  # idle + iowait
-    total = sum(vals)
-    return total - idle, total
+    return dict(zip(STAT_COLS, (int(x) for x in parts[:8])))
+
+
+def machine_busy(a, b):
+    """(busy fraction, busy seconds, {column: seconds}) between two machine_cpu() samples.
+    Busy = user + nice + system + irq + softirq (steal is the hypervisor's)."""
+    d = {k: (b[k] - a[k]) / CLK_TCK for k in STAT_COLS}
+    total = sum(d.values())
+    busy = d["user"] + d["nice"] + d["system"] + d["irq"] + d["softirq"]
+    return (busy / total if total > 0 else None), busy, d
 
 
 def fetch_metrics(port, timeout=3.0):
@@ -175,8 +185,8 @@ async def worker_main(conn, wid, port, count, src, opts):
     uri = f"ws://127.0.0.1:{port}/ws"
     subs = [Sub(i) for i in range(count)]
     hist = {}
-    nslots = int(opts["duration"] + opts["drain_timeout"] + opts["settle"] + 10)
-    timeline = [0] * nslots  # deliveries per second since t0
+    nslots = int((opts["duration"] + opts["drain_timeout"] + opts["settle"] + 10) * SLOTS_PER_S)
+    timeline = [0] * nslots  # deliveries per 1/SLOTS_PER_S s since t0
     state = {"t0": None, "stopping": False}
     counter = [0]  # distinct (sub, seq) deliveries in this worker
     failures = {}
@@ -270,7 +280,7 @@ async def worker_main(conn, wid, port, count, src, opts):
                 h[k] = h.get(k, 0) + 1
                 t0 = state["t0"]
                 if t0 is not None:
-                    slot = int(now - t0)
+                    slot = int((now - t0) * SLOTS_PER_S)
                     tl[slot if 0 <= slot < last_slot else last_slot] += 1
         except websockets.ConnectionClosed:
             pass
@@ -585,10 +595,9 @@ def run(args):
     }
     t_start_run = time.time()
     # Background load: the cores may be shared with other work on this box.
-    b0, t0_ = machine_cpu()
+    mc0 = machine_cpu()
     time.sleep(1.0)
-    b1, t1_ = machine_cpu()
-    report["machine_before"] = {"busy_fraction_1s": (b1 - b0) / (t1_ - t0_) if t1_ > t0_ else None,
+    report["machine_before"] = {"busy_fraction_1s": machine_busy(mc0, machine_cpu())[0],
                                 "loadavg": open("/proc/loadavg").read().split()[:3]}
     try:
         daemon.start()
@@ -637,7 +646,7 @@ def run(args):
         for c in conns:
             c.send(("start", t0))
         d_cpu0 = proc_cpu_s(daemon.pid)
-        m_busy0, m_tot0 = machine_cpu()
+        mc_pub0 = machine_cpu()
         p_cpu0 = time.process_time()
         pub, pub_ws = asyncio.run(publish_and_keep(port, args, t0))
         t_pub_end = time.time()
@@ -647,7 +656,7 @@ def run(args):
         results = recv_all(conns, "result", args.drain_timeout + 60, procs)
         t_drained = time.time()
         d_cpu1 = proc_cpu_s(daemon.pid)
-        m_busy1, m_tot1 = machine_cpu()
+        mc_pub1 = machine_cpu()
         p_cpu1 = time.process_time()
         rss_end = proc_rss_kib(daemon.pid)
         metrics_end = fetch_metrics(port)
@@ -688,26 +697,29 @@ def run(args):
 
     window_s = args.duration  # the schedule spans D seconds (n/R apart)
     last_busy = max((i for i, c in enumerate(timeline) if c), default=0) if timeline else 0
-    # Delivery span: from the first publication to the last one-second slot
-    # that still saw deliveries (at least the scheduled window).
-    span_s = max(window_s, last_busy + 1)
-    in_window = sum(timeline[:int(math.ceil(window_s))]) if timeline else 0
+    # Delivery span: from the first publication to the end of the last
+    # 0.1 s slot that still saw deliveries.
+    span_s = (last_busy + 1) / SLOTS_PER_S
+    in_window = sum(timeline[:int(math.ceil(window_s * SLOTS_PER_S))]) if timeline else 0
+    per_second = [sum(timeline[i:i + SLOTS_PER_S])
+                  for i in range(0, last_busy + 1, SLOTS_PER_S)] if timeline else []
     target_rate = subscribed * args.rate
-    achieved = stats["received"] / span_s
+    achieved_window = in_window / window_s
+    achieved_span = stats["received"] / max(span_s, window_s)
     d_cpu = d_cpu1 - d_cpu0
     wall_drain = t_drained - t0
     workers_cpu = [r["cpu_window_s"] or 0.0 for r in results]
     workers_wall = [r["wall_window_s"] or wall_drain for r in results]
     worker_util = [c / wl if wl else None for c, wl in zip(workers_cpu, workers_wall)]
     pub_cpu = p_cpu1 - p_cpu0
-    machine_busy = (m_busy1 - m_busy0) / (m_tot1 - m_tot0) if m_tot1 > m_tot0 else None
+    busy_frac, machine_busy_s, machine_cols = machine_busy(mc_pub0, mc_pub1)
     ncpu = os.cpu_count() or 1
     client_cpu = sum(workers_cpu) + pub_cpu
 
     reached = (stats["received"] >= 0.999 * expected and in_window >= 0.95 * target_rate * window_s
                and stats["lost"] == 0)
     saturated_workers = [i for i, u in enumerate(worker_util) if u is not None and u >= 0.85]
-    machine_saturated = machine_busy is not None and machine_busy >= 0.90
+    machine_saturated = busy_frac is not None and busy_frac >= 0.90
 
     report["connect"] = {"subscribed": subscribed, "failed": n - subscribed,
                          "failures": failures, "seconds": connect_s}
@@ -723,10 +735,11 @@ def run(args):
     }
     report["rate"] = {
         "target_deliveries_per_s": target_rate,
-        "achieved_deliveries_per_s": achieved,
+        "achieved_deliveries_per_s_in_window": achieved_window,
+        "achieved_deliveries_per_s_overall": achieved_span,
         "delivered_within_window": in_window,
         "window_s": window_s, "delivery_span_s": span_s,
-        "per_second": timeline[:last_busy + 1] if timeline else [],
+        "per_second": per_second,
         "target_reached": reached,
     }
     report["latency_ms"] = {
@@ -759,7 +772,14 @@ def run(args):
         "worker_cpu_total_s": [r["cpu_total_s"] for r in results],
         "saturated_workers": saturated_workers,
     }
-    report["machine"] = {"ncpu": ncpu, "busy_fraction": machine_busy,
+    # CPU the whole box spent outside softirq, minus ours: other work sharing
+    # the cores. Softirq (loopback TCP) is reported apart: it is mostly ours
+    # but the kernel charges it to no process.
+    other_s = machine_busy_s - machine_cols["softirq"] - machine_cols["irq"] - d_cpu - client_cpu
+    report["machine"] = {"ncpu": ncpu, "busy_fraction": busy_frac,
+                         "busy_cpu_s": machine_busy_s, "cpu_s_by_state": machine_cols,
+                         "other_processes_cpu_s": other_s,
+                         "other_processes_cores": other_s / wall_drain if wall_drain > 0 else None,
                          "saturated": machine_saturated}
     report["run_wall_s"] = time.time() - t_start_run
     return report
@@ -773,6 +793,13 @@ async def publish_and_keep(port, args, t0):
     except Exception:  # noqa: BLE001
         ws.transport.abort()
     return res, None
+
+
+def metric_sum(metrics, name, use_max=False):
+    vals = [v for k, v in metrics.items() if k == name or k.startswith(name + "{")]
+    if not vals:
+        return None
+    return max(vals) if use_max else sum(vals)
 
 
 def fmt(v, spec=".1f"):
@@ -799,9 +826,11 @@ def summary(r):
       f"offset gaps {d['offset_gaps']}, offset regressions {d['offset_regressions']}")
     if d["subscribers_closed_early"]:
         a(f"  closed by the server {d['subscribers_closed_early']} subscribers, codes {d['close_codes']}")
-    a(f"  rate                 target {rt['target_deliveries_per_s']:,.0f} deliveries/s, achieved "
-      f"{rt['achieved_deliveries_per_s']:,.0f}/s over {rt['delivery_span_s']:.0f} s "
-      f"({rt['delivered_within_window']:,} inside the {rt['window_s']:g} s window)")
+    a(f"  rate                 target {rt['target_deliveries_per_s']:,.0f} deliveries/s; achieved "
+      f"{rt['achieved_deliveries_per_s_in_window']:,.0f}/s inside the {rt['window_s']:g} s "
+      f"publishing window ({rt['delivered_within_window']:,} deliveries), "
+      f"{rt['achieved_deliveries_per_s_overall']:,.0f}/s overall (last delivery "
+      f"{rt['delivery_span_s']:.1f} s after the first publication)")
     a(f"  per second           {rt['per_second']}")
     a(f"  latency ms           p50 {fmt(lat['p50'], '.2f')}  p90 {fmt(lat['p90'], '.2f')}  "
       f"p99 {fmt(lat['p99'], '.2f')}  p99.9 {fmt(lat['p999'], '.2f')}  max {fmt(lat['max'], '.2f')}"
@@ -809,6 +838,10 @@ def summary(r):
     a(f"  daemon RSS KiB       before {dm['rss_kib_before']}, connected {dm['rss_kib_connected']} "
       f"({dm['rss_bytes_per_connection']:,.0f} B per connection), end {dm['rss_kib_end']}, "
       f"after clients closed {dm['rss_kib_after_clients_closed']}")
+    qmax = metric_sum(dm["metrics_end"], "omnihub_queue_bytes_max", use_max=True)
+    scc = metric_sum(dm["metrics_end"], "omnihub_slow_consumer_closes_total")
+    a(f"  daemon queues        largest per-connection queue {fmt(qmax, ',.0f')} B, "
+      f"slow-consumer closes {fmt(scc, '.0f')} (from /metrics)")
     a(f"  daemon CPU           {dm['cpu_s_until_drained']:.2f} s from first publish to drained "
       f"({dm['cpu_s_publishing']:.2f} s inside the window) = "
       f"{fmt(dm['cpu_us_per_delivery'], '.2f')} us per delivery "
@@ -819,7 +852,9 @@ def summary(r):
       f"= {fmt(cl['total_cpu_cores'], '.2f')} cores; per worker (of one core): {util}; "
       f"publisher process {cl['publisher_process_cpu_s']:.2f} s")
     a(f"  machine              {fmt(m['busy_fraction'] * 100 if m['busy_fraction'] is not None else None, '.0f')}% "
-      f"of {m['ncpu']} CPUs busy during the run")
+      f"of {m['ncpu']} CPUs busy from first publish to drained; softirq "
+      f"{m['cpu_s_by_state']['softirq']:.2f} s, steal {m['cpu_s_by_state']['steal']:.2f} s, "
+      f"other processes (not daemon, not clients) ~{fmt(m['other_processes_cores'], '.2f')} cores")
     mb = r["machine_before"]["busy_fraction_1s"]
     if mb is not None and mb > 0.10:
         a(f"  WARNING              {mb * 100:.0f}% of the CPUs were already busy with other work "

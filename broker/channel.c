@@ -42,8 +42,6 @@ hchan_get(struct shard *s, const char *name, size_t len)
     h = xcalloc(1, sizeof(*h) + len + 1);
     memcpy(h->name, name, len);
     h->name_len = len;
-    h->ring_cap = s->node->cfg->ring_size;
-    h->ring = xcalloc(h->ring_cap, sizeof(*h->ring));
     h->interest = xcalloc(s->node->nshards, 1);
     make_epoch(s, h->epoch);
     h->last_used_ms = now_ms();
@@ -65,11 +63,34 @@ hchan_free(struct shard *s, struct hchan *h)
     atomic_fetch_sub_explicit(&s->m.channels, 1, memory_order_relaxed);
 }
 
+/* The ring grows by doubling up to max, so a quiet channel costs little. */
 static void
-ring_push(struct hchan *h, struct pub *p)
+ring_grow(struct hchan *h, uint32_t max)
+{
+    uint32_t ncap = h->ring_cap ? h->ring_cap * 2 : 4;
+    struct pub **nr;
+
+    if (ncap > max) {
+        ncap = max;
+    }
+    nr = xmalloc(ncap * sizeof(*nr));
+    for (uint32_t i = 0; i < h->ring_count; i++) {
+        nr[i] = h->ring[(h->ring_start + i) % h->ring_cap];
+    }
+    free(h->ring);
+    h->ring = nr;
+    h->ring_cap = ncap;
+    h->ring_start = 0;
+}
+
+static void
+ring_push(struct hchan *h, struct pub *p, uint32_t max)
 {
     uint32_t slot;
 
+    if (h->ring_count == h->ring_cap && h->ring_cap < max) {
+        ring_grow(h, max);
+    }
     if (h->ring_count == h->ring_cap) {
         pub_unref(h->ring[h->ring_start]);
         h->ring_start = (h->ring_start + 1) % h->ring_cap;
@@ -108,7 +129,7 @@ home_publish(struct shard *s, const char *name, size_t len, const char *data, si
     sb_reset(&s->scratch);
     proto_encode_push(&s->scratch, name, len, h->epoch, h->last_offset, data, data_len);
     p = pub_push_from_json(&s->scratch, h->last_offset, data_len);
-    ring_push(h, p);
+    ring_push(h, p, s->node->cfg->ring_size);
     h->last_used_ms = now_ms();
     atomic_fetch_add_explicit(&s->m.publications, 1, memory_order_relaxed);
 
@@ -185,7 +206,7 @@ void
 home_history(struct shard *s, const char *name, size_t len, const struct proto_pos *since,
              unsigned limit, uint64_t id, size_t max_bytes, struct strbuf *sb)
 {
-    struct hchan *h = hchan_get(s, name, len);
+    struct hchan *h = hchan_get(s, name, len); /* empty channels are small: no ring yet */
     uint64_t first, oldest;
     unsigned n = 0;
     bool more;

@@ -22,6 +22,8 @@ struct key_def {
     uint64_t max;
 };
 
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+
 #define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
 
 /* Every key, with its bounds. The example config documents each one. */
@@ -139,7 +141,11 @@ config_parse_listen(struct config *cfg, const char *s)
         return -1;
     }
     hostlen = (size_t)(colon - s);
-    if (hostlen >= sizeof(cfg->listen_host)) {
+    if (s[0] == '[' && colon[-1] == ']') {
+        s++; /* [::1]:7400 */
+        hostlen -= 2;
+    }
+    if (hostlen == 0 || hostlen >= sizeof(cfg->listen_host)) {
         return -1;
     }
     errno = 0;
@@ -167,6 +173,12 @@ apply_key(struct config *cfg, const struct key_def *k, const char *value, char *
             snprintf(err, errlen, "%s is longer than %zu bytes", k->name, k->len - 1);
             return OH_ECONFIG;
         }
+        /* node_id appears in logs as key=value and, later, on the cluster bus. */
+        if (k->off == offsetof(struct config, node_id) &&
+            (value[0] == '\0' || strspn(value, NAME_CHARS) != strlen(value))) {
+            snprintf(err, errlen, "node_id '%s' must be 1..63 of [A-Za-z0-9_.-]", value);
+            return OH_ECONFIG;
+        }
         memcpy(field, value, strlen(value) + 1);
         return 0;
     case K_LISTEN:
@@ -178,7 +190,8 @@ apply_key(struct config *cfg, const struct key_def *k, const char *value, char *
     case K_LEVEL:
         rc = log_level_parse(value);
         if (rc < 0) {
-            snprintf(err, errlen, "level must be error, warn, notice, info or debug");
+            snprintf(err, errlen, "level must be error, warn, notice, info or debug, got '%s'",
+                     value);
             return OH_ECONFIG;
         }
         *(int *)field = rc;

@@ -5,7 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int log_max_level = LOG_INFO;
+_Atomic int log_max_level = LOG_INFO;
 
 static _Thread_local char thread_ctx[48];
 

@@ -10,7 +10,8 @@
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
 
-extern int log_max_level; /* written once at start-up and on reload, read by every thread */
+/* Written at start-up and on SIGHUP, read by every thread: atomic (relaxed is enough). */
+extern _Atomic int log_max_level;
 
 /* Parses "error".."debug"; returns the level or -1. */
 int log_level_parse(const char *s);

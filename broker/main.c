@@ -41,7 +41,8 @@ usage(FILE *f)
                "\n"
                "  -c, --config FILE     configuration file (default " CONFIG_DEFAULT_PATH ",\n"
                "                        read only if it exists)\n"
-               "      --listen HOST:PORT  address to serve WebSocket and HTTP on\n"
+               "      --listen HOST:PORT\n"
+               "                        address to serve WebSocket and HTTP on\n"
                "                        (default 127.0.0.1:7400; port 0 picks a free one)\n"
                "      --shards N        serving threads (default: one per CPU)\n"
                "      --node-id ID      this node's name in logs and, later, the cluster\n"
@@ -239,6 +240,7 @@ start_node(struct node *n, struct config *cfg)
         if (shard_start(&n->shards[i]) < 0) {
             return OH_EINTERNAL;
         }
+        n->started++;
     }
     return 0;
 }
@@ -322,7 +324,7 @@ main(int argc, char **argv)
         return 0;
     }
     log_max_level = cfg.log_level;
-    log_set_thread_context("main");
+    log_set_thread_context("thread=main");
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
 
     /* Signals go to this thread only: the shards inherit the blocked mask. */
@@ -334,7 +336,7 @@ main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     if (start_node(&node, &cfg) < 0) {
-        stop_node(&node, 0);
+        stop_node(&node, node.started);
         return 1;
     }
     log_notice("omnihubd %s listening on %s:%u shards=%u node=%s epoch_base=%s", OMNIHUB_VERSION,
@@ -346,6 +348,10 @@ main(int argc, char **argv)
     sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u", cfg.listen_host, node.port);
 
     run_signals(&node, &cli, &set);
+    /* A second SIGTERM or Ctrl-C during the drain ends the process at once. */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     stop_node(&node, node.nshards);
     log_notice("stopped");
     return 0;

@@ -22,6 +22,7 @@ struct node {
     struct shard *shards; /* array of nshards */
     char epoch_base[12];  /* random per process start: epochs never repeat */
     unsigned port;        /* the port actually bound */
+    unsigned started;     /* shards whose thread runs (main thread only) */
     atomic_uint ws_conns; /* atomic: open WebSocket connections, all shards */
     atomic_bool draining; /* atomic: set once by the main thread on SIGTERM */
 };

@@ -196,16 +196,6 @@ def test_huge_frame_length_closed_quickly(d, length):
     assert_healthy(d.port)
 
 
-def test_unmasked_client_frame_closed(d):
-    with raw_ws(d.port) as c:
-        c.send(ws_frame(OP_TEXT, b'{"id":1,"ping":{}}', mask=False))
-        kind, code, _reason, seen = c.wait_closed(t(5))
-        assert OP_TEXT not in seen, "unmasked frame was processed"
-        if kind == "close":
-            assert code == 1002, code
-    assert_healthy(d.port)
-
-
 def test_garbage_instead_of_http(d):
     s = socket.create_connection(("127.0.0.1", d.port), timeout=t(10))
     try:
