@@ -710,7 +710,7 @@ ws_callback(struct shard *s, struct lws *wsi, enum lws_callback_reasons reason, 
     switch (reason) {
     case LWS_CALLBACK_ESTABLISHED:
         psd->c = conn_new(s, wsi, false);
-        atomic_fetch_add_explicit(&s->node->ws_conns, 1, memory_order_relaxed);
+        http_upgrade_done(s, wsi, true); /* its slot in ws_conns was taken at the upgrade */
         atomic_fetch_add_explicit(&s->m.connections, 1, memory_order_relaxed);
         conn_log(psd->c, LOG_DEBUG, "connected");
         return 0;
@@ -757,7 +757,12 @@ conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
         return http_body_done(s, wsi, psd);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return http_writeable(s, wsi, psd);
+    case LWS_CALLBACK_WSI_DESTROY:
+        http_upgrade_done(s, wsi, false); /* an upgrade that never completed */
+        return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
+        http_upgrade_done(s, wsi, false);
+        /* fall through */
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         if (psd != NULL && psd->c != NULL && psd->c->http) {
             conn_free(psd->c);

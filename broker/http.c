@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uthash.h>
+
 #include "conn.h"
 #include "log.h"
 #include "proto.h"
@@ -80,10 +82,29 @@ status_of(int err)
     }
 }
 
+/* An upgrade between its confirmation and ESTABLISHED (or failure). */
+struct upgrade {
+    UT_hash_handle hh;
+    struct lws *wsi;
+};
+
+void
+http_upgrades_free(struct shard *s)
+{
+    struct upgrade *up, *tmp;
+
+    HASH_ITER(hh, s->upgrades, up, tmp)
+    {
+        HASH_DEL(s->upgrades, up);
+        free(up);
+    }
+}
+
 int
 http_confirm_upgrade(struct shard *s, struct lws *wsi)
 {
     const struct node *n = s->node;
+    struct upgrade *up;
     char uri[64];
 
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 || strcmp(uri, "/ws") != 0) {
@@ -94,14 +115,35 @@ http_confirm_upgrade(struct shard *s, struct lws *wsi)
         write_error(wsi, 503, OH_EUNAVAIL, "server draining, retry on another node");
         return 1;
     }
-    if (atomic_load_explicit(&n->ws_conns, memory_order_relaxed) >= n->cfg->max_connections) {
+    /* Take the slot now; give it back if over the limit. */
+    if (atomic_fetch_add(&s->node->ws_conns, 1) >= n->cfg->max_connections) {
+        atomic_fetch_sub(&s->node->ws_conns, 1);
         atomic_fetch_add_explicit(&s->m.rejected, 1, memory_order_relaxed);
         log_ratelimited(LOG_WARN, "connection refused: max_connections=%u reached",
                         n->cfg->max_connections);
         write_error(wsi, 503, OH_EUNAVAIL, "too many connections");
         return 1;
     }
+    up = xmalloc(sizeof(*up));
+    up->wsi = wsi;
+    HASH_ADD_PTR(s->upgrades, wsi, up);
     return 0;
+}
+
+void
+http_upgrade_done(struct shard *s, struct lws *wsi, bool established)
+{
+    struct upgrade *up = NULL;
+
+    HASH_FIND_PTR(s->upgrades, &wsi, up);
+    if (up == NULL) {
+        return;
+    }
+    HASH_DEL(s->upgrades, up);
+    free(up);
+    if (!established) {
+        atomic_fetch_sub(&s->node->ws_conns, 1);
+    }
 }
 
 static bool

@@ -7,6 +7,7 @@
 #define OH_HTTP_H
 
 #include <libwebsockets.h>
+#include <stdbool.h>
 
 struct conn;
 struct shard;
@@ -16,8 +17,19 @@ struct psd {
     struct conn *c;
 };
 
-/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 to accept, 1 when a refusal was written. */
+/*
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 to accept, 1 when a refusal was
+ * written. An accepted upgrade holds one of max_connections' slots from
+ * here on, so upgrades racing on several shards cannot exceed the limit.
+ */
 int http_confirm_upgrade(struct shard *s, struct lws *wsi);
+
+/* The upgrade of wsi completed (established true) or failed: the slot is
+ * kept for the connection, or given back. No-op when wsi holds none. */
+void http_upgrade_done(struct shard *s, struct lws *wsi, bool established);
+
+/* Shutdown: forgets every upgrade still in flight. */
+void http_upgrades_free(struct shard *s);
 
 /* LWS_CALLBACK_HTTP and the body callbacks; lws return conventions. */
 int http_request(struct shard *s, struct lws *wsi, struct psd *psd, const char *uri);

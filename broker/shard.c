@@ -401,6 +401,7 @@ void
 shard_free(struct shard *s)
 {
     home_free_all(s);
+    http_upgrades_free(s);
     while (s->locals != NULL) {
         struct lchan *lc = s->locals;
 

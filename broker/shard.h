@@ -90,9 +90,10 @@ struct shard {
     struct lws_vhost *vhost;
     struct mailbox mb;
 
-    struct hchan *homes;  /* uthash by name: channels this shard is home of */
-    struct lchan *locals; /* uthash by name: channels with local subscribers */
-    struct conn *conns;   /* uthash by id: WebSocket and HTTP publish connections */
+    struct hchan *homes;      /* uthash by name: channels this shard is home of */
+    struct lchan *locals;     /* uthash by name: channels with local subscribers */
+    struct conn *conns;       /* uthash by id: WebSocket and HTTP publish connections */
+    struct upgrade *upgrades; /* uthash by wsi: upgrades holding a connection slot */
     uint64_t next_conn_id;
     uint64_t next_epoch;
 
