@@ -544,6 +544,19 @@ class Daemon:
 # Parent
 
 
+def git_state():
+    """HEAD and whether the work tree has changes, of the checkout holding this script."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        head = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip() != ""
+        return {"head": head, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def recv_all(conns, kind, timeout, procs):
     """Collects one `kind` message from every worker pipe, bounded by `timeout`."""
     out = {}
@@ -590,7 +603,7 @@ def run(args):
                    "size": args.size, "shards": args.shards, "bind_sources": not args.no_bind},
         "env": {"nproc": os.cpu_count(), "kernel": platform.release(),
                 "python": platform.python_version(), "websockets": websockets.__version__,
-                "daemon_path": os.path.abspath(args.daemon)},
+                "daemon_path": os.path.abspath(args.daemon), "git": git_state()},
         "daemon_config": config,
     }
     t_start_run = time.time()
@@ -719,7 +732,11 @@ def run(args):
     reached = (stats["received"] >= 0.999 * expected and in_window >= 0.95 * target_rate * window_s
                and stats["lost"] == 0)
     saturated_workers = [i for i, u in enumerate(worker_util) if u is not None and u >= 0.85]
-    machine_saturated = busy_frac is not None and busy_frac >= 0.90
+    # Saturated: almost no idle time left (steal counts as taken: the
+    # hypervisor gave those cycles to someone else).
+    total_s = sum(machine_cols.values())
+    unavailable = ((machine_busy_s + machine_cols["steal"]) / total_s) if total_s > 0 else None
+    machine_saturated = unavailable is not None and unavailable >= 0.90
 
     report["connect"] = {"subscribed": subscribed, "failed": n - subscribed,
                          "failures": failures, "seconds": connect_s}
@@ -778,6 +795,7 @@ def run(args):
     other_s = machine_busy_s - machine_cols["softirq"] - machine_cols["irq"] - d_cpu - client_cpu
     report["machine"] = {"ncpu": ncpu, "busy_fraction": busy_frac,
                          "busy_cpu_s": machine_busy_s, "cpu_s_by_state": machine_cols,
+                         "busy_or_stolen_fraction": unavailable,
                          "other_processes_cpu_s": other_s,
                          "other_processes_cores": other_s / wall_drain if wall_drain > 0 else None,
                          "saturated": machine_saturated}
@@ -812,6 +830,7 @@ def summary(r):
     pub = r["publisher"]
     lines = []
     a = lines.append
+    a("$ bench/fanout_py.py " + " ".join(r["argv"]))
     a(f"omnihub fan-out (Python clients): {p['subscribers']} subscribers x {p['rate']} pub/s x "
       f"{p['duration']} s, {p['size']} B pad, {p['shards']} shards, {p['workers']} workers, "
       f"{m['ncpu']} CPUs shared by daemon and clients")
@@ -854,7 +873,17 @@ def summary(r):
     a(f"  machine              {fmt(m['busy_fraction'] * 100 if m['busy_fraction'] is not None else None, '.0f')}% "
       f"of {m['ncpu']} CPUs busy from first publish to drained; softirq "
       f"{m['cpu_s_by_state']['softirq']:.2f} s, steal {m['cpu_s_by_state']['steal']:.2f} s, "
-      f"other processes (not daemon, not clients) ~{fmt(m['other_processes_cores'], '.2f')} cores")
+      f"other processes (not daemon, not clients) ~"
+      f"{fmt(max(0.0, m['other_processes_cores']) if m['other_processes_cores'] is not None else None, '.2f')}"
+      " cores")
+    st = m["cpu_s_by_state"]["steal"]
+    if st > 0.05 * sum(m["cpu_s_by_state"].values()):
+        a(f"  WARNING              the hypervisor stole {st:.2f} CPU-s during the run: "
+          "numbers are perturbed")
+    oc = m["other_processes_cores"]
+    if oc is not None and oc > 0.10:
+        a(f"  WARNING              other processes used ~{oc:.2f} cores during the run: "
+          "numbers are perturbed (the box is shared)")
     mb = r["machine_before"]["busy_fraction_1s"]
     if mb is not None and mb > 0.10:
         a(f"  WARNING              {mb * 100:.0f}% of the CPUs were already busy with other work "
@@ -866,7 +895,7 @@ def summary(r):
         if cl["saturated_workers"]:
             why.append(f"workers {cl['saturated_workers']} used >= 85% of a core")
         if m["saturated"]:
-            why.append(f"the machine was {m['busy_fraction'] * 100:.0f}% busy")
+            why.append(f"the machine was {m['busy_or_stolen_fraction'] * 100:.0f}% busy or stolen")
         a("  WARNING              the Python clients are CPU-bound (" + "; ".join(why) +
           "): rate and latency are limited by the clients and by sharing cores "
           "with them, not only by the daemon. Do not read these as daemon limits.")

@@ -21,7 +21,7 @@
 #define ACCEPTS_PER_WAKE 64
 #define TICK_MS          250
 #define TX_PACKET        32768 /* one coalesced write at most; also the lws send size */
-#define RX_BUFFER        4096
+#define RX_BUFFER        1024  /* lws allocates this per connection: keep idle ones cheap */
 
 static const struct lws_protocols protocols[] = {
     {"omnihub", conn_callback, sizeof(struct psd), RX_BUFFER, 0, NULL, TX_PACKET},
