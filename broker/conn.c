@@ -341,7 +341,8 @@ static bool
 can_send_request(struct conn *c, uint64_t id)
 {
     if (c->pending >= c->shard->node->cfg->max_pending_requests) {
-        reply_error(c, id, OH_ELIMIT, "too many requests in flight on this connection");
+        reply_error(c, id, OH_ERATE,
+                    "too many requests in flight on this connection, retry after the replies");
         return false;
     }
     return true;
@@ -504,7 +505,8 @@ conn_publish(struct conn *c, const struct proto_cmd *cmd)
         return;
     }
     if (c->pending >= s->node->cfg->max_pending_requests) {
-        publish_answer(c, cmd->id, OH_ELIMIT, "too many requests in flight on this connection",
+        publish_answer(c, cmd->id, OH_ERATE,
+                       "too many requests in flight on this connection, retry after the replies",
                        NULL, 0);
         return;
     }

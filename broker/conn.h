@@ -28,7 +28,8 @@ struct conn {
     uint64_t id;
     struct lws *wsi;
     struct shard *shard;
-    bool http; /* an HTTP publish, not a WebSocket */
+    bool http;      /* an HTTP publish, not a WebSocket */
+    bool http_busy; /* HTTP: a request is being answered */
 
     /* Outgoing queue: a ring of frames, each holding one reference. */
     struct pub **q;

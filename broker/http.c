@@ -19,7 +19,8 @@
  * take at once and finishes it before the next writable.
  */
 static int
-write_response(struct lws *wsi, unsigned status, const char *type, const char *body, size_t len)
+write_response_opt(struct lws *wsi, unsigned status, const char *type, const char *body, size_t len,
+                   bool close)
 {
     unsigned char hdr[LWS_PRE + 512];
     unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
@@ -27,6 +28,8 @@ write_response(struct lws *wsi, unsigned status, const char *type, const char *b
     int rc;
 
     if (lws_add_http_common_headers(wsi, status, type, len, &p, end) != 0 ||
+        (close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                               (const unsigned char *)"close", 5, &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end) != 0) {
         return -1;
     }
@@ -35,6 +38,12 @@ write_response(struct lws *wsi, unsigned status, const char *type, const char *b
     rc = lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
     free(out);
     return rc < (int)len ? -1 : 0;
+}
+
+static int
+write_response(struct lws *wsi, unsigned status, const char *type, const char *body, size_t len)
+{
+    return write_response_opt(wsi, status, type, body, len, false);
 }
 
 static int
@@ -249,30 +258,63 @@ http_body(struct shard *s, struct psd *psd, const void *in, size_t len)
     return 0;
 }
 
-int
-http_body_done(struct shard *s, struct lws *wsi, struct psd *psd)
+/*
+ * Writes the stored answer of c and closes the connection. A publish answer
+ * is not kept alive: lws 4.1 spins, and replays the previous body, when a
+ * pipelined request waits behind an answer that comes later from another
+ * shard. Publishers that need a high rate use WebSocket.
+ */
+static int
+answer_now(struct lws *wsi, struct conn *c)
 {
-    struct conn *c = psd ? psd->c : NULL;
+    write_response_opt(wsi, c->http_status, "application/json", c->http_body, c->http_body_len,
+                       true);
+    free(c->http_body);
+    c->http_body = NULL;
+    c->rxlen = 0;
+    return -1;
+}
+
+static void
+publish_body(struct shard *s, struct conn *c)
+{
     struct proto_cmd cmd;
     int rc;
 
-    if (c == NULL) {
-        return -1;
-    }
     /* WebSocket text must be UTF-8 (lws checks client frames): an HTTP body
      * must be too, or one publisher could make every subscriber close. */
     if (!utf8_valid(c->rx ? c->rx : "", c->rxlen)) {
         atomic_fetch_add_explicit(&s->m.protocol_errors, 1, memory_order_relaxed);
         http_publish_answer(c, OH_EBADREQ, "body is not valid UTF-8", NULL, 0);
-        return 0;
+        return;
     }
     rc = proto_parse_http_publish(c->rx ? c->rx : "", c->rxlen, &s->node->lim, &cmd);
     if (rc < 0) {
         atomic_fetch_add_explicit(&s->m.protocol_errors, 1, memory_order_relaxed);
         http_publish_answer(c, rc, cmd.errmsg, NULL, 0);
-        return 0;
+        return;
     }
     conn_publish(c, &cmd);
+}
+
+int
+http_body_done(struct shard *s, struct lws *wsi, struct psd *psd)
+{
+    struct conn *c = psd ? psd->c : NULL;
+
+    if (c == NULL) {
+        return -1;
+    }
+    if (c->http_busy) {
+        return 0; /* lws replays buffered input while an answer is pending */
+    }
+    c->http_busy = true;
+    publish_body(s, c);
+    /* Answer within the callback when the answer is known (this shard is the
+     * channel's home, or an error): lws then parses a pipelined next request. */
+    if (c->http_body != NULL) {
+        return answer_now(wsi, c);
+    }
     return 0;
 }
 
@@ -298,14 +340,9 @@ int
 http_writeable(struct shard *s, struct lws *wsi, struct psd *psd)
 {
     struct conn *c = psd ? psd->c : NULL;
-    int rc;
 
     if (c == NULL || c->http_body == NULL) {
         return 0;
     }
-    rc = write_response(wsi, c->http_status, "application/json", c->http_body, c->http_body_len);
-    free(c->http_body);
-    c->http_body = NULL;
-    c->rxlen = 0;
-    return finish(wsi, rc);
+    return answer_now(wsi, c);
 }

@@ -188,7 +188,8 @@ lws_log_emit(int level, const char *line)
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
         n--;
     }
-    log_at(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws: %.*s", (int)n, line);
+    /* Most of what lws reports is a client's garbage: rate-limited, never a flood. */
+    log_ratelimited(level == LLL_ERR ? LOG_WARN : LOG_INFO, "lws: %.*s", (int)n, line);
 }
 
 /* Binds every shard's socket: the first picks the port, the others share it. */

@@ -207,6 +207,26 @@ on_listen(uv_poll_t *h, int status, int events)
     }
 }
 
+/*
+ * With SO_REUSEPORT a second daemon of the same user could bind the same
+ * explicit port and silently take half the clients. A probe bound without
+ * SO_REUSEPORT fails with EADDRINUSE when anyone already listens there.
+ */
+static int
+port_is_free(const struct addrinfo *ai)
+{
+    int one = 1, rc;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0) {
+        return 1; /* let the real bind report it */
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    rc = bind(fd, ai->ai_addr, ai->ai_addrlen);
+    close(fd);
+    return rc == 0 || errno != EADDRINUSE;
+}
+
 int
 shard_listen(struct shard *s, const struct node *n)
 {
@@ -222,6 +242,12 @@ shard_listen(struct shard *s, const struct node *n)
     rc = getaddrinfo(cfg->listen_host, port, &hints, &ai);
     if (rc != 0) {
         log_error("cannot resolve listen address %s: %s", cfg->listen_host, gai_strerror(rc));
+        return OH_ESYS;
+    }
+    if (s->id == 0 && cfg->listen_port != 0 && !port_is_free(ai)) {
+        log_error("cannot listen on %s:%s: address already in use (another omnihubd?)",
+                  cfg->listen_host, port);
+        freeaddrinfo(ai);
         return OH_ESYS;
     }
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -188,3 +188,42 @@ def test_metrics_format_and_counts(daemon):
                      and g.total("omnihub_subscriptions") == 0) else None
 
     wait_until(drained, t(5), 0.1, "connections and subscriptions back to 0")
+
+
+def _cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+@pytest.mark.parametrize("channel", ["pipe:a", "pipe:b", "pipe:c", "pipe:d"])
+def test_pipelined_publishes_answer_once_and_do_not_spin(daemons, channel):
+    """Two POSTs in one write: the first is answered with Connection: close and
+    published exactly once; the second is never published twice in its place;
+    no shard is left spinning (channels vary so both local and remote homes run)."""
+    d = daemons()
+
+    def req(data):
+        body = json.dumps({"channel": channel, "data": data}).encode()
+        return (b"POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(body), body))
+
+    status, body = raw_http(d.port, req("A") + req("B"))
+    assert status == 200, body
+    assert json.loads(body)["result"]["offset"] == 1
+    before = _cpu_ticks(d.proc.pid)
+    time_window = 1.0
+    asyncio.run(asyncio.sleep(time_window))
+    spent = _cpu_ticks(d.proc.pid) - before
+    assert spent < 30, f"daemon used {spent} ticks of CPU in {time_window}s while idle"
+    assert scrape(d.port).total("omnihub_publications_total") == 1
+
+    async def history():
+        c = await Client.open(d.port)
+        reply = await c.request("history", {"channel": channel})
+        await c.close()
+        return reply
+    reply = asyncio.run(history())
+    pubs = reply["result"]["publications"]
+    assert [p["data"] for p in pubs] == ["A"], pubs
+    assert_healthy(d.port)

@@ -163,3 +163,13 @@ def test_sigterm_with_no_clients_exits_0(tmp_path):
         assert time.monotonic() - start < t(6)
     finally:
         d.kill()
+
+
+def test_second_daemon_on_same_explicit_port_is_refused(daemons):
+    """SO_REUSEPORT would let a second daemon share the port silently; it must fail."""
+    d = daemons()
+    r = run_cli("--listen", f"127.0.0.1:{d.port}", timeout=t(10))
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "already in use" in r.stderr, r.stderr
+    # The first daemon still serves every client.
+    assert scrape(d.port).total("omnihub_connections") == 0
