@@ -14,6 +14,8 @@
 #include "shard.h"
 #include "xalloc.h"
 
+#include <utlist.h>
+
 #define CLOSE_GRACE_SECS 5 /* a closing connection that never becomes writable is killed */
 
 void
@@ -92,6 +94,9 @@ conn_free(struct conn *c)
         remove_sub(c, c->nsubs - 1);
     }
     queue_drop(c, false);
+    if (c->dirty) {
+        DL_DELETE2(s->dirty, c, dprev, dnext);
+    }
     HASH_DELETE(hh, s->conns, c);
     free(c->q);
     free(c->rx);
@@ -154,8 +159,9 @@ queue_push(struct conn *c, struct pub *p)
     c->qbytes += p->len;
     atomic_fetch_add_explicit(&s->m.queue_bytes, (long)p->len, memory_order_relaxed);
     note_queue_max(s, c->qbytes);
-    if (c->qcount == 1) {
-        lws_callback_on_writable(c->wsi);
+    if (!c->dirty) {
+        c->dirty = true;
+        DL_APPEND2(s->dirty, c, dprev, dnext);
     }
 }
 
@@ -183,19 +189,16 @@ conn_close(struct conn *c, unsigned code, const char *reason, bool keep)
 /*
  * Copies as many queued frames as fit into the shard's buffer and sends them
  * in one write. Frames are complete WebSocket frames, so they go out RAW;
- * a frame larger than the buffer continues on the next writable.
+ * a frame larger than the buffer continues on the next writable. Returns 0,
+ * or -1 when the connection is broken.
  */
 static int
-conn_writeable(struct conn *c)
+write_batch(struct conn *c)
 {
     struct shard *s = c->shard;
     unsigned char *buf = s->wbuf + LWS_PRE;
     size_t n = 0;
-    int rc;
 
-    if (c->qcount == 0) {
-        return 0;
-    }
     while (c->qcount > 0 && n < s->wbuf_size) {
         struct pub *p = c->q[c->qhead];
         size_t take = p->len - c->head_off;
@@ -217,8 +220,9 @@ conn_writeable(struct conn *c)
     atomic_fetch_sub_explicit(&s->m.queue_bytes, (long)n, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->m.bytes_out, (long)n, memory_order_relaxed);
 
-    rc = lws_write(c->wsi, buf, n, LWS_WRITE_RAW);
-    if (rc < (int)n) {
+    /* lws keeps what the socket does not take and sends it before the next
+     * WRITEABLE; we never write again while it holds some (lws_partial_buffered). */
+    if (lws_write(c->wsi, buf, n, LWS_WRITE_RAW) < (int)n) {
         conn_log(c, LOG_DEBUG, "write failed");
         return -1;
     }
@@ -226,6 +230,37 @@ conn_writeable(struct conn *c)
         lws_callback_on_writable(c->wsi);
     }
     return 0;
+}
+
+static int
+conn_writeable(struct conn *c)
+{
+    if (c->qcount == 0) {
+        return 0;
+    }
+    return write_batch(c);
+}
+
+void
+conn_flush_dirty(struct shard *s)
+{
+    while (s->dirty != NULL) {
+        struct conn *c = s->dirty;
+
+        DL_DELETE2(s->dirty, c, dprev, dnext);
+        c->dirty = false;
+        if (c->qcount == 0) {
+            continue;
+        }
+        /* A socket still busy with an earlier write gets the rest on WRITEABLE. */
+        if (lws_partial_buffered(c->wsi)) {
+            lws_callback_on_writable(c->wsi);
+            continue;
+        }
+        if (write_batch(c) < 0) {
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        }
+    }
 }
 
 /* ---- replies ---- */

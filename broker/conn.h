@@ -36,8 +36,11 @@ struct conn {
     uint32_t qcap;
     uint32_t qhead;
     uint32_t qcount;
-    uint32_t head_off; /* bytes of q[qhead] already written */
-    size_t qbytes;     /* bytes still to write */
+    uint32_t head_off;  /* bytes of q[qhead] already written */
+    size_t qbytes;      /* bytes still to write */
+    bool dirty;         /* on shard->dirty: frames queued since the last flush */
+    struct conn *dprev; /* shard->dirty links (utlist) */
+    struct conn *dnext;
 
     /* Incoming message being reassembled (HTTP: the body). */
     char *rx;
@@ -91,6 +94,13 @@ void conn_publish(struct conn *c, const struct proto_cmd *cmd);
 void conn_on_publish_ack(struct shard *s, struct msg *m);
 void conn_on_sub_ack(struct shard *s, struct msg *m);
 void conn_on_frame(struct shard *s, struct msg *m);
+
+/*
+ * Writes every connection that got frames in this loop iteration, each with
+ * one RAW write, without a round trip through POLLOUT (which costs libuv
+ * epoll_ctl calls per delivery). Run once per loop iteration (uv_check).
+ */
+void conn_flush_dirty(struct shard *s);
 
 /* Called every tick (250 ms): pings quiet connections, closes idle ones (4002). */
 void conn_sweep(struct shard *s, uint64_t now);

@@ -272,8 +272,15 @@ fail:
 /* ---- ticks and stopping ---- */
 
 static void
+on_check(uv_check_t *h)
+{
+    conn_flush_dirty(h->data);
+}
+
+static void
 finish_stop(struct shard *s)
 {
+    uv_close((uv_handle_t *)&s->flush, NULL);
     uv_close((uv_handle_t *)&s->mb_poll, NULL);
     uv_close((uv_handle_t *)&s->tick, NULL);
     uv_close((uv_handle_t *)&s->accept_pause, NULL);
@@ -394,6 +401,9 @@ shard_start(struct shard *s)
     s->listen_poll.data = s;
     uv_poll_start(&s->listen_poll, UV_READABLE, on_listen);
     s->listening = true;
+    uv_check_init(&s->loop, &s->flush);
+    s->flush.data = s;
+    uv_check_start(&s->flush, on_check);
     uv_timer_init(&s->loop, &s->accept_pause);
     s->accept_pause.data = s;
     uv_timer_init(&s->loop, &s->tick);

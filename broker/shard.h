@@ -84,6 +84,7 @@ struct shard {
     uv_poll_t listen_poll;
     uv_timer_t tick;
     uv_timer_t accept_pause;
+    uv_check_t flush; /* after each poll: conn_flush_dirty() */
     bool listening;
     int listen_fd;
     struct lws_context *ctx;
@@ -94,6 +95,7 @@ struct shard {
     struct lchan *locals;     /* uthash by name: channels with local subscribers */
     struct conn *conns;       /* uthash by id: WebSocket and HTTP publish connections */
     struct upgrade *upgrades; /* uthash by wsi: upgrades holding a connection slot */
+    struct conn *dirty;       /* utlist: connections with frames to flush this iteration */
     uint64_t next_conn_id;
     uint64_t next_epoch;
 
