@@ -79,8 +79,10 @@ churn_due(struct lg_thread *th, int64_t now)
 
     th->churn_due += (double)(now - th->churn_last) / 1e9 * th->run->o->churn / th->run->n_sub_th;
     th->churn_last = now;
-    if (th->churn_due > 1 + th->run->o->churn / th->run->n_sub_th * TICK_MS / 1000.0) {
-        th->churn_due = 1; /* time before the first publication is not owed */
+    /* A late tick (the loop was busy) is owed its churn, up to 100 ms of it;
+     * more is time before the first publication, which is not owed. */
+    if (th->churn_due > 1 + th->run->o->churn / th->run->n_sub_th * 0.1) {
+        th->churn_due = 1;
     }
     while (th->churn_due >= 1 && th->n_subs > 0 && tries < th->n_subs) {
         struct lg_sub *s = th->subs[th->churn_cursor];

@@ -1,5 +1,5 @@
 /*
- * SHA-1 (FIPS 180-4) and base64 (RFC 4648), just enough for the WebSocket
+ * SHA-1 and base64 (Nettle), just enough for the WebSocket
  * opening handshake (RFC 6455 4.2.2). Pure functions, thread-safe.
  * SHA-1 is used here only because RFC 6455 requires it, never for security.
  */
