@@ -184,9 +184,12 @@ def loadgen(build, workdir, port, name, args, procs=1, timeout=None):
 # one measured run
 
 
-def measure(build, workdir, name, args, procs=1, config=None, shards=2, duration=60,
+SHARDS = 2  # --shards
+
+
+def measure(build, workdir, name, args, procs=1, config=None, shards=None, duration=60,
             extra_wait=60):
-    d = Daemon(build, workdir, config or DEFAULT_CONFIG, shards)
+    d = Daemon(build, workdir, config or DEFAULT_CONFIG, shards or SHARDS)
     try:
         rss0, cpu0 = d.rss(), d.cpu()
         report, lg_cpu, wall = loadgen(build, workdir, d.port, name, args, procs,
@@ -401,19 +404,21 @@ def summary():
              "| scenario | run | delivered/s | p50 ms | p99 ms | p99.9 ms | daemon µs/delivery "
              "| daemon RSS/conn B | loadgen CPU s | clean |", "|---|---|---|---|---|---|---|---|---|---|"]
     verdicts = []
-    for name in SCENARIOS:
-        path = os.path.join(RESULTS, f"{name}.json")
-        if not os.path.exists(path):
-            continue
-        with open(path) as f:
+    names = sorted(f[:-5] for f in os.listdir(RESULTS)
+                   if f.endswith(".json") and not f.startswith("fanout-py"))
+    for name in names:
+        with open(os.path.join(RESULTS, f"{name}.json")) as f:
             doc = json.load(f)
+        if "runs" not in doc:
+            continue
         for r in doc["runs"]:
             lat = r.get("latency_ms") or {}
             lines.append(f"| {name} | {r['name']} | {fmt(r['deliveries_per_s'])} | "
                          f"{fmt(lat.get('p50'))} | {fmt(lat.get('p99'))} | {fmt(lat.get('p999'))} | "
                          f"{fmt(r['daemon_cpu_us_per_delivery'])} | {r.get('daemon_rss_per_conn', '-')} | "
                          f"{fmt(r['loadgen_cpu_s'])} | {'yes' if clean(r) else 'NO'} |")
-        verdicts += [f"- {name} ({doc['date']}): {v}" for v in doc["verdicts"]]
+        shards = doc["params"].get("shards", 2)
+        verdicts += [f"- {name} ({doc['date']}, {shards} shards): {v}" for v in doc["verdicts"]]
     lines += ["", "## Verdicts", ""] + verdicts + [""]
     with open(os.path.join(RESULTS, "SUMMARY.md"), "w") as f:
         f.write("\n".join(lines))
@@ -426,17 +431,23 @@ def main():
                     help="meson build dir with broker/omnihubd and loadgen/omnihub-loadgen")
     ap.add_argument("--duration", type=int, default=None,
                     help="override each scenario's duration (seconds; ceiling: per step)")
+    ap.add_argument("--shards", type=int, default=2, help="daemon shards (default 2)")
+    ap.add_argument("--suffix", default="",
+                    help="appended to the result file names, e.g. -1shard")
     ap.add_argument("scenarios", nargs="+", choices=list(SCENARIOS) + ["all", "summary"])
     a = ap.parse_args()
     if a.scenarios == ["summary"]:
         return summary()
+    global SHARDS
+    SHARDS = a.shards
     names = list(SCENARIOS) if "all" in a.scenarios else a.scenarios
     for name in names:
         fn, dur = SCENARIOS[name]
         w = tempfile.mkdtemp(prefix=f"oh-bench-{name}-")
         print(f"== {name} (work files in {w}, removed on success)", flush=True)
         rows, verdicts, params = fn(a.build, w, a.duration or dur)
-        write(name, rows, params, verdicts, w)
+        params["shards"] = SHARDS
+        write(name + a.suffix, rows, params, verdicts, w)
         shutil.rmtree(w, ignore_errors=True)
     summary()
 
