@@ -32,18 +32,25 @@ mailbox_destroy(struct mailbox *mb)
 void
 mailbox_post(struct mailbox *mb, struct mb_node *node)
 {
+    node->next = NULL;
+    mailbox_post_list(mb, node, node);
+}
+
+void
+mailbox_post_list(struct mailbox *mb, struct mb_node *head, struct mb_node *tail)
+{
     uint64_t one = 1;
     int was_empty;
 
-    node->next = NULL;
+    tail->next = NULL;
     pthread_mutex_lock(&mb->lock);
     was_empty = mb->head == NULL;
     if (was_empty) {
-        mb->head = node;
+        mb->head = head;
     } else {
-        mb->tail->next = node;
+        mb->tail->next = head;
     }
-    mb->tail = node;
+    mb->tail = tail;
     pthread_mutex_unlock(&mb->lock);
 
     /* EAGAIN means the counter is saturated: the owner is awake anyway. */

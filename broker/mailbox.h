@@ -30,6 +30,10 @@ void mailbox_destroy(struct mailbox *mb);
 /* Appends node (ownership passes to the owner). Any thread. */
 void mailbox_post(struct mailbox *mb, struct mb_node *node);
 
+/* Appends the list head..tail (linked through next) at once: one lock, and
+ * at most one wake-up for the whole batch. Any thread. */
+void mailbox_post_list(struct mailbox *mb, struct mb_node *head, struct mb_node *tail);
+
 /*
  * Owner only: clears the eventfd and returns every queued message in post
  * order (NULL when none). The caller owns the returned list.

@@ -52,10 +52,40 @@ msg_free(struct msg *m)
     free(m);
 }
 
+static _Thread_local struct shard *this_shard; /* NULL outside shard threads */
+
 void
 shard_post(struct shard *s, struct msg *m)
 {
-    mailbox_post(&s->mb, &m->node);
+    struct outbox *ob;
+
+    if (this_shard == NULL || this_shard->outbox == NULL) {
+        mailbox_post(&s->mb, &m->node);
+        return;
+    }
+    ob = &this_shard->outbox[s->id];
+    m->node.next = NULL;
+    if (ob->head == NULL) {
+        ob->head = &m->node;
+    } else {
+        ob->tail->next = &m->node;
+    }
+    ob->tail = &m->node;
+}
+
+/* Sends every outbox of s: one mailbox_post_list() per destination. */
+static void
+flush_outboxes(struct shard *s)
+{
+    for (unsigned i = 0; i < s->node->nshards; i++) {
+        struct outbox *ob = &s->outbox[i];
+
+        if (ob->head != NULL) {
+            mailbox_post_list(&s->node->shards[i].mb, ob->head, ob->tail);
+            ob->head = NULL;
+            ob->tail = NULL;
+        }
+    }
 }
 
 /* ---- the home side of cross-shard requests ---- */
@@ -275,12 +305,20 @@ static void
 on_check(uv_check_t *h)
 {
     conn_flush_dirty(h->data);
+    flush_outboxes(h->data);
+}
+
+static void
+on_prepare(uv_prepare_t *h)
+{
+    flush_outboxes(h->data);
 }
 
 static void
 finish_stop(struct shard *s)
 {
     uv_close((uv_handle_t *)&s->flush, NULL);
+    uv_close((uv_handle_t *)&s->preflush, NULL);
     uv_close((uv_handle_t *)&s->mb_poll, NULL);
     uv_close((uv_handle_t *)&s->tick, NULL);
     uv_close((uv_handle_t *)&s->accept_pause, NULL);
@@ -372,10 +410,12 @@ shard_main(void *arg)
 
     snprintf(ctx, sizeof(ctx), "shard=%u", s->id);
     log_set_thread_context(ctx);
+    this_shard = s;
     uv_run(&s->loop, UV_RUN_DEFAULT);
     /* Second destroy frees the context now that its handles are closed. */
     lws_context_destroy(s->ctx);
     s->ctx = NULL;
+    flush_outboxes(s); /* what the last closes posted; shard_join() frees the rest */
     if (uv_loop_close(&s->loop) != 0) {
         log_warn("event loop closed with handles still open");
     }
@@ -401,9 +441,13 @@ shard_start(struct shard *s)
     s->listen_poll.data = s;
     uv_poll_start(&s->listen_poll, UV_READABLE, on_listen);
     s->listening = true;
+    s->outbox = xcalloc(s->node->nshards, sizeof(*s->outbox));
     uv_check_init(&s->loop, &s->flush);
     s->flush.data = s;
     uv_check_start(&s->flush, on_check);
+    uv_prepare_init(&s->loop, &s->preflush);
+    s->preflush.data = s;
+    uv_prepare_start(&s->preflush, on_prepare);
     uv_timer_init(&s->loop, &s->accept_pause);
     s->accept_pause.data = s;
     uv_timer_init(&s->loop, &s->tick);
@@ -450,6 +494,7 @@ shard_free(struct shard *s)
         s->listen_fd = -1;
     }
     mailbox_destroy(&s->mb);
+    free(s->outbox);
     sb_free(&s->scratch);
     free(s->wbuf);
 }

@@ -75,6 +75,12 @@ struct msg {
     char channel[]; /* NUL-terminated */
 };
 
+/* Messages a shard has posted to one other shard during this loop iteration. */
+struct outbox {
+    struct mb_node *head;
+    struct mb_node *tail;
+};
+
 struct shard {
     unsigned id;
     struct node *node;
@@ -84,7 +90,9 @@ struct shard {
     uv_poll_t listen_poll;
     uv_timer_t tick;
     uv_timer_t accept_pause;
-    uv_check_t flush; /* after each poll: conn_flush_dirty() */
+    uv_check_t flush;      /* after each poll: conn_flush_dirty(), outboxes */
+    uv_prepare_t preflush; /* before each poll: outboxes filled by timers */
+    struct outbox *outbox; /* nshards: batched posts, sent once per iteration */
     bool listening;
     int listen_fd;
     struct lws_context *ctx;
@@ -116,7 +124,12 @@ int shard_listen(struct shard *s, const struct node *n);
 /* Initialises and starts the shard's thread. 0 or a negative oh_error (logged). */
 int shard_start(struct shard *s);
 
-/* Posts msg to shard s. Any thread; msg is owned by s from now on. */
+/*
+ * Posts msg to shard s; msg is owned by s from now on. Any thread. From a
+ * shard thread the message waits in that shard's outbox until the end of
+ * the loop iteration, so a burst costs one lock and one wake-up per
+ * destination instead of one per message; order per destination is kept.
+ */
 void shard_post(struct shard *s, struct msg *m);
 
 /* Allocates a zeroed msg with room for a channel name (copied). */
