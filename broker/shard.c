@@ -464,10 +464,16 @@ shard_start(struct shard *s)
 void
 shard_join(struct shard *s)
 {
+    pthread_join(s->thread, NULL);
+}
+
+void
+shard_free(struct shard *s)
+{
     struct mb_node *list;
 
-    pthread_join(s->thread, NULL);
-    /* Messages posted after this shard stopped: release what they hold. */
+    /* Messages posted after this shard stopped (a shard that stopped later
+     * flushes its outboxes on the way out): release what they hold. */
     list = mailbox_take_all(&s->mb);
     while (list != NULL) {
         struct msg *m = (struct msg *)list;
@@ -475,11 +481,6 @@ shard_join(struct shard *s)
         list = list->next;
         msg_free(m);
     }
-}
-
-void
-shard_free(struct shard *s)
-{
     home_free_all(s);
     http_upgrades_free(s);
     while (s->locals != NULL) {

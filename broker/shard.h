@@ -138,10 +138,11 @@ struct msg *msg_new(enum msg_type type, const char *channel, size_t channel_len)
 /* Frees m and the references it still holds. */
 void msg_free(struct msg *m);
 
-/* Joins a shard's thread and frees the messages still queued to it. Main thread. */
+/* Joins a shard's thread. Main thread. */
 void shard_join(struct shard *s);
 
-/* Frees what a joined shard owns. Main thread, after every shard was joined. */
+/* Frees what a joined shard owns, messages still in its mailbox included.
+ * Main thread, after every shard was joined. */
 void shard_free(struct shard *s);
 
 #endif
