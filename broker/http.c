@@ -271,7 +271,6 @@ answer_now(struct lws *wsi, struct conn *c)
                        true);
     free(c->http_body);
     c->http_body = NULL;
-    c->rxlen = 0;
     return -1;
 }
 
@@ -311,7 +310,8 @@ http_body_done(struct shard *s, struct lws *wsi, struct psd *psd)
     c->http_busy = true;
     publish_body(s, c);
     /* Answer within the callback when the answer is known (this shard is the
-     * channel's home, or an error): lws then parses a pipelined next request. */
+     * channel's home, or an error); otherwise http_writeable() answers once the
+     * home's reply arrives. Either way the connection then closes. */
     if (c->http_body != NULL) {
         return answer_now(wsi, c);
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -90,15 +91,16 @@ test_set_bounds(void **state)
                      OH_ECONFIG);
 }
 
-/* Writes text to a temporary file; returns its path (static buffer). */
+/* Writes text to a new temporary file; returns its path (static buffer). */
 static const char *
 write_tmp(const char *text)
 {
     static char path[64];
+    static int seq;
     int fd;
 
-    snprintf(path, sizeof(path), "/tmp/oh_cfg_XXXXXX");
-    fd = mkstemp(path);
+    snprintf(path, sizeof(path), "/tmp/oh_cfg_%d_%d", (int)getpid(), ++seq);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
